@@ -1,0 +1,54 @@
+# The course's commands. Everything installs into .venv from pyproject.toml (the one place with pins).
+#   make lab        set up, then open the course in JupyterLab (learners)
+#   make test       set up, then run the whole test suite (contributors, CI)
+#   make release    regenerate notebooks/ from solutions/
+#   make benchmark  time and measure every solution notebook (writes benchmarks/latest.md)
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+JUPYTER := $(VENV)/bin/jupyter
+STAMP  := $(VENV)/.installed
+# Keep MLflow and friends offline and quiet.
+export MLFLOW_DISABLE_TELEMETRY := true
+export DO_NOT_TRACK := true
+
+.PHONY: setup lab instructor-lab test test-fast release benchmark clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e .
+	touch $(STAMP)
+
+# Learners: hide nbgrader's instructor and exchange panels (they need a shared exchange folder);
+# keep its Validate button.
+lab: setup
+	$(JUPYTER) labextension disable --level=sys_prefix @jupyter/nbgrader:formgrader @jupyter/nbgrader:course-list \
+	    @jupyter/nbgrader:create-assignment @jupyter/nbgrader:assignment-list >/dev/null 2>&1 || true
+	$(JUPYTER) lab notebooks/00-foundations/00-foundations.ipynb
+
+# Instructors: the full nbgrader interface (formgrader, create-assignment toolbar).
+instructor-lab: setup
+	$(JUPYTER) labextension enable --level=sys_prefix @jupyter/nbgrader:formgrader @jupyter/nbgrader:course-list \
+	    @jupyter/nbgrader:create-assignment @jupyter/nbgrader:assignment-list >/dev/null 2>&1 || true
+	$(JUPYTER) lab solutions/
+
+test: setup
+	$(PY) -m pytest -n 2
+
+# Without executing notebooks (seconds, not minutes).
+test-fast: setup
+	$(PY) -m pytest -n 2 -m "not notebook"
+
+release: setup
+	$(PY) -m course_tools.release
+
+benchmark: setup
+	$(PY) -m course_tools.benchmark
+
+clean:
+	rm -rf $(VENV) gradebook.db submitted autograded feedback
+	find . -name workspace -type d -prune -exec rm -rf {} +

@@ -1,0 +1,1 @@
+"""Instructor and contributor tooling: release, grading checks, benchmark (not used by learners)."""

@@ -1,0 +1,72 @@
+import pytest
+
+from course_lib.feedback import (CheckFailed, check, check_between, check_close, check_columns,
+                                 check_equal, check_type, passed)
+
+
+def test_check_passes_silently():
+    check(True, "anything")
+
+
+def test_failure_message_says_expected_found_and_hint():
+    with pytest.raises(CheckFailed) as info:
+        check(False, "accuracy on the test split", expected="above 0.75", found=0.52, hint="Scored on training rows?")
+    message = str(info.value)
+    assert message.splitlines() == [
+        "✗ accuracy on the test split",
+        "  expected: above 0.75",
+        "  found:    0.52",
+        "  hint:     Scored on training rows?",
+    ]
+
+
+def test_checkfailed_is_an_assertion_error_so_nbgrader_counts_it():
+    assert issubclass(CheckFailed, AssertionError)
+
+
+@pytest.mark.parametrize("value, ok", [(0.8, True), (0.5, False), (float("nan"), False), ("0.8", True), (None, False), (True, False)])
+def test_check_between(value, ok):
+    if ok:
+        check_between(value, 0.75, 1.0, "score")
+    else:
+        with pytest.raises(CheckFailed, match="between 0.75 and 1"):
+            check_between(value, 0.75, 1.0, "score")
+
+
+def test_check_close_rejects_non_numbers_and_far_values():
+    check_close(0.3000001, 0.3, "x", tol=1e-3)
+    with pytest.raises(CheckFailed, match="0.3"):
+        check_close(0.4, 0.3, "x", tol=1e-3)
+    with pytest.raises(CheckFailed):
+        check_close("0.3", 0.3, "x")
+
+
+def test_check_equal_handles_arrays_and_long_values():
+    import numpy as np
+
+    with pytest.raises(CheckFailed):
+        check_equal(np.array([1, 2]), [1, 2], "ids")
+    with pytest.raises(CheckFailed) as info:
+        check_equal(list(range(1000)), [], "list")
+    assert "..." in str(info.value)  # long values are shortened
+
+
+def test_check_type_hints_at_unanswered_exercise():
+    with pytest.raises(CheckFailed, match="not been answered"):
+        check_type(None, dict, "the result")
+    check_type({}, dict, "the result")
+
+
+def test_check_columns_names_the_missing_ones():
+    import pandas as pd
+
+    check_columns(pd.DataFrame(columns=["a", "b"]), ["a"], "frame")
+    with pytest.raises(CheckFailed, match=r"Missing: \['c'\]"):
+        check_columns(pd.DataFrame(columns=["a", "b"]), ["a", "c"], "frame")
+    with pytest.raises(CheckFailed, match="not a DataFrame"):
+        check_columns([1, 2], ["a"], "frame")
+
+
+def test_passed_prints_a_tick(capsys):
+    passed("all good")
+    assert capsys.readouterr().out == "✓ all good\n"
