@@ -12,8 +12,10 @@ STAMP  := $(VENV)/.installed
 # Keep MLflow and friends offline and quiet.
 export MLFLOW_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := true
+# nbgrader calls `alembic` and Jupyter looks for kernels on PATH: the venv comes first.
+export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: setup lab instructor-lab test test-fast release benchmark clean
+.PHONY: setup lab instructor-lab gradebook test test-fast release benchmark clean
 
 setup: $(STAMP)
 
@@ -36,6 +38,12 @@ instructor-lab: setup
 	    @jupyter/nbgrader:create-assignment @jupyter/nbgrader:assignment-list >/dev/null 2>&1 || true
 	$(JUPYTER) lab solutions/
 
+# Instructors: register every assignment in gradebook.db without touching notebooks/.
+gradebook: setup
+	for a in $$(ls solutions); do $(VENV)/bin/nbgrader generate_assignment $$a --force \
+	    --CourseDirectory.release_directory=.release-local --log-level=WARN || exit 1; done
+	rm -rf .release-local
+
 test: setup
 	$(PY) -m pytest -n 2
 
@@ -50,5 +58,5 @@ benchmark: setup
 	$(PY) -m course_tools.benchmark
 
 clean:
-	rm -rf $(VENV) gradebook.db submitted autograded feedback
+	rm -rf $(VENV) gradebook.db submitted autograded feedback .release-local
 	find . -name workspace -type d -prune -exec rm -rf {} +

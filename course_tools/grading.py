@@ -16,6 +16,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,18 +56,27 @@ def scratch_course(root: Path, where: Path, names: list[str]) -> Path:
     return where
 
 
-def autograde(root: Path, assignment: str, submissions: dict[str, Path], work: Path) -> dict[str, tuple[float, float]]:
-    """Release ``assignment``, submit each notebook as a student, autograde, return {student: (score, max)}."""
+def autograde(root: Path, assignment: str, submissions: dict[str, Path], work: Path,
+              timings: dict[str, float] | None = None) -> dict[str, tuple[float, float]]:
+    """Release ``assignment``, submit each notebook as a student, autograde, return {student: (score, max)}.
+
+    ``timings``, when given, receives the seconds spent in ``generate`` and ``autograde``.
+    """
+    timings = {} if timings is None else timings
     from nbgrader.api import Gradebook
 
     course = scratch_course(root, work, [assignment])
     env = isolated_env(work / "home")
+    started = time.perf_counter()
     _nbgrader(["generate_assignment", assignment, "--force"], course, env)
+    timings["generate"] = time.perf_counter() - started
     for student, notebook in submissions.items():
         target = course / "submitted" / student / assignment
         target.mkdir(parents=True)
         shutil.copy(notebook, target / f"{assignment}.ipynb")
+    started = time.perf_counter()
     _nbgrader(["autograde", assignment, "--force"], course, env)
+    timings["autograde"] = time.perf_counter() - started
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
         return {
             student: (gradebook.find_submission(assignment, student).score,
