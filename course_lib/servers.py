@@ -176,6 +176,10 @@ def start_server(
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"{name}.log"
     child_env = {**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"}
+    # Tools a server starts (uvicorn for `mlflow models serve`) live next to this interpreter,
+    # which is not on PATH when Jupyter was started as .venv/bin/jupyter without activating.
+    bin_dir = str(Path(sys.executable).parent)
+    child_env["PATH"] = os.pathsep.join([bin_dir, child_env.get("PATH", "")])
     supervised = [sys.executable, "-m", "course_lib._supervisor", str(os.getpid()), "--", *argv]
     with open(log_path, "wb") as log:
         process = subprocess.Popen(

@@ -14,8 +14,9 @@ Where it is:
   notebook run its own temporary one);
 * otherwise ``./workspace`` next to the running notebook. Under nbgrader the
   autograder runs every submission in ``autograded/<student>/<assignment>/``,
-  so two students' runs never share a workspace (and ``workspace`` is in the
-  ignore list of ``nbgrader_config.py``, so it is never submitted).
+  so two students' runs never share a workspace (``COURSE_WORKSPACE`` is
+  ignored while autograding, and ``workspace`` is in the ignore list of
+  ``nbgrader_config.py``, so a learner's own is never submitted).
 
 Which tracking store:
 
@@ -60,9 +61,13 @@ _OFFLINE_ENV = {
 def workspace_root() -> Path:
     """Return the folder a workspace opened now would use (``COURSE_WORKSPACE`` or ``./workspace``).
 
+    Under ``nbgrader autograde`` it is always ``./workspace`` (the submission's own folder), so
+    that a ``COURSE_WORKSPACE`` left in the grader's environment cannot mix students' runs.
+
     Introduced in 00-foundations.
     """
-    configured = os.environ.get(WORKSPACE_ENV)
+    grading = os.environ.get("NBGRADER_EXECUTION") == "autograde"
+    configured = None if grading else os.environ.get(WORKSPACE_ENV)
     return Path(configured).expanduser().resolve() if configured else Path.cwd().resolve() / "workspace"
 
 

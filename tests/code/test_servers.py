@@ -105,3 +105,33 @@ def test_servers_stop_at_normal_interpreter_exit(tmp_path):
 def test_serve_model_rejects_a_bad_uri(tmp_path):
     with pytest.raises(ValueError, match="models:/"):
         servers.serve_model("churn", ws=None)
+
+
+def test_serve_model_answers_real_requests(tmp_path):
+    """A registered model behind `mlflow models serve`, called over HTTP, then stopped completely."""
+    import mlflow
+    import pandas as pd
+    import requests
+    from sklearn.linear_model import LogisticRegression
+
+    from course_lib.tracking import log_sklearn_model
+    from course_lib.workspace import open_workspace
+
+    ws = open_workspace("07-serving", root=tmp_path)
+    ws.experiment("serve-test")
+    X = pd.DataFrame({"a": [0.0, 1.0, 2.0, 3.0], "b": [1.0, 0.0, 1.0, 0.0]})
+    model = LogisticRegression().fit(X, [0, 0, 1, 1])
+    with mlflow.start_run():
+        info = log_sklearn_model(model, X.head(2), registered_model_name="serve-test")
+    mlflow.MlflowClient().set_registered_model_alias("serve-test", "champion", info.registered_model_version)
+    server = servers.serve_model("models:/serve-test@champion", ws)
+    try:
+        response = requests.post(server.url + "/invocations", json={"dataframe_split": X.to_dict(orient="split")}, timeout=10)
+        assert response.status_code == 200, response.text
+        assert response.json()["predictions"] == list(model.predict(X))
+        bad = requests.post(server.url + "/invocations", json={"dataframe_split": {"data": [[1.0]]}}, timeout=10)
+        assert bad.status_code == 400, "the model's signature is enforced"
+    finally:
+        pgid = server.process.pid
+        server.stop()
+    assert _group_alive(pgid) == []

@@ -66,3 +66,16 @@ def test_subdir_refuses_escaping_paths(tmp_path):
     for bad in ("", "../x", "/etc"):
         with pytest.raises(ValueError):
             ws.subdir(bad)
+
+
+def test_autograde_ignores_a_global_workspace(tmp_path, monkeypatch):
+    """Two students graded with COURSE_WORKSPACE left set must still get separate stores."""
+    monkeypatch.setenv("COURSE_WORKSPACE", str(tmp_path / "shared"))
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    roots = []
+    for student in ("alice", "bob"):
+        folder = tmp_path / "autograded" / student / "00-foundations"
+        folder.mkdir(parents=True)
+        monkeypatch.chdir(folder)
+        roots.append(open_workspace("00-foundations").path)
+    assert roots == [tmp_path / "autograded" / s / "00-foundations" / "workspace" for s in ("alice", "bob")]
