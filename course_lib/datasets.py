@@ -228,7 +228,7 @@ def churn_events() -> dict:
     event with its observed effect, every injected raw-batch problem (month, kind,
     column, count, customer_ids) and the annotators' noise.
 
-    Introduced in 01-data.
+    Introduced in 00-foundations.
     """
     return json.loads(dataset_path("churn", "events.json").read_text(encoding="utf-8"))
 

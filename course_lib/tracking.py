@@ -10,11 +10,13 @@ Introduced in 00-foundations.
 
 from __future__ import annotations
 
+import warnings
 from importlib import metadata
 from typing import Any, Sequence
 
 __all__ = ["pip_requirements", "log_sklearn_model", "runs_table"]
 
+_TRUSTED_PACKAGES = {"sklearn", "numpy", "scipy", "builtins", "collections"}
 _SKLEARN_STACK = ("mlflow", "scikit-learn", "numpy", "pandas", "scipy", "cloudpickle", "skops")
 
 
@@ -45,6 +47,7 @@ def log_sklearn_model(
     name: str = "model",
     registered_model_name: str | None = None,
     extra_requirements: Sequence[str] = (),
+    trusted_types: Sequence[str] = (),
 ):
     """Log a fitted scikit-learn model to the active run, fast and with a signature.
 
@@ -55,6 +58,9 @@ def log_sklearn_model(
         name: the model's name inside the run.
         registered_model_name: also register it as a new version of this model.
         extra_requirements: more packages the model needs at load time.
+        trusted_types: extra types (``"module.Class"``) that MLflow's skops format may load.
+            Types from scikit-learn, NumPy and SciPy (a forest's ``Tree``, say) are trusted
+            automatically; anything else must be named here, on purpose.
 
     Returns:
         MLflow's ``ModelInfo`` (``model_uri``, ``registered_model_version`` …).
@@ -71,15 +77,34 @@ def log_sklearn_model(
         raise ValueError(f"Only a fitted scikit-learn model can be logged: {error}") from error
     if mlflow.active_run() is None:
         raise RuntimeError("Start a run first: `with mlflow.start_run(): log_sklearn_model(...)`.")
-    signature = infer_signature(input_example, model.predict(input_example))
-    return mlflow.sklearn.log_model(
-        model,
-        name=name,
-        signature=signature,
-        input_example=input_example,
-        registered_model_name=registered_model_name,
-        pip_requirements=pip_requirements(*extra_requirements),
-    )
+    with warnings.catch_warnings():
+        # Integer columns could not hold missing values at serving time; the course's inputs have none.
+        warnings.filterwarnings("ignore", message=".*Inferred schema contains integer column")
+        signature = infer_signature(input_example, model.predict(input_example))
+        return mlflow.sklearn.log_model(
+            model,
+            name=name,
+            signature=signature,
+            input_example=input_example,
+            registered_model_name=registered_model_name,
+            pip_requirements=pip_requirements(*extra_requirements),
+            skops_trusted_types=_trusted_types(model, trusted_types),
+        )
+
+
+def _trusted_types(model: Any, extra: Sequence[str]) -> list[str]:
+    """Types skops must be told to trust to load ``model``: the stack's own, plus ``extra``."""
+    import skops.io
+
+    untrusted = skops.io.get_untrusted_types(data=skops.io.dumps(model))
+    stack = [t for t in untrusted if t.split(".")[0] in _TRUSTED_PACKAGES]
+    unknown = sorted(set(untrusted) - set(stack) - set(extra))
+    if unknown:
+        raise ValueError(
+            f"The model contains types that are not part of scikit-learn/NumPy/SciPy: {unknown}. "
+            "If you wrote them and trust them, pass trusted_types=[...] naming them."
+        )
+    return sorted(set(stack) | set(extra))
 
 
 def runs_table(experiment: str, *, ws=None, columns: Sequence[str] | None = None):

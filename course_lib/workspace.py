@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import getpass
 import hashlib
+import logging
 import os
 import re
 from dataclasses import dataclass
@@ -198,6 +199,9 @@ def open_workspace(module: str, *, root: str | Path | None = None) -> Workspace:
 
     import mlflow
 
+    # MLflow's INFO messages ("Created version '3' ...") go to stderr, and nbgrader gives no
+    # points to a graded cell that writes to stderr: keep MLflow to warnings and errors.
+    logging.getLogger("mlflow").setLevel(logging.WARNING)
     mlflow.set_tracking_uri(tracking_uri)
     mlflow.set_registry_uri(tracking_uri)
     if not remote:  # forget an active experiment of a store this kernel used before

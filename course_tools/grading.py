@@ -63,6 +63,7 @@ def autograde(root: Path, assignment: str, submissions: dict[str, Path], work: P
     ``timings``, when given, receives the seconds spent in ``generate`` and ``autograde``.
     """
     timings = {} if timings is None else timings
+    work.mkdir(parents=True, exist_ok=True)
     from nbgrader.api import Gradebook
 
     course = scratch_course(root, work, [assignment])
@@ -89,6 +90,7 @@ def validate_release(release: Path, work: Path) -> dict:
     """Run nbgrader's Validator with ``invert=True`` on a copy of the release; ``{}`` means every test failed."""
     from nbgrader.validator import Validator
 
+    work.mkdir(parents=True, exist_ok=True)
     copy = work / release.name
     shutil.copy(release, copy)
     saved = dict(os.environ)
@@ -131,6 +133,11 @@ def _error(cell) -> tuple[str, str] | None:
     return None
 
 
+def _stderr(cell) -> str:
+    return "".join(o.get("text", "") for o in cell.get("outputs", [])
+                   if o.get("output_type") == "stream" and o.get("name") == "stderr")
+
+
 def check_wrong_answers(solution: Path, fixtures: list[dict], work: Path, timeout: int = 120) -> tuple[list[str], list[FixtureResult]]:
     """Run the solution then every fixture in one kernel.
 
@@ -155,6 +162,10 @@ def check_wrong_answers(solution: Path, fixtures: list[dict], work: Path, timeou
                     client.execute_cell(cell, i)
                     if (err := _error(cell)) is not None:
                         solution_errors.append(f"cell {i} ({_grade_id(cell) or 'no grade_id'}): {err[0]}: {err[1]}")
+                    elif cell.metadata.get("nbgrader", {}).get("grade") and _stderr(cell):
+                        solution_errors.append(
+                            f"cell {i} ({_grade_id(cell)}) writes to stderr, so nbgrader gives it 0 points: "
+                            f"{_stderr(cell)[:300]!r}")
             if solution_errors:
                 return solution_errors, results
             # nbclient stores every executed cell back into the notebook: keep the originals apart.

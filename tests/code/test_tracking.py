@@ -52,3 +52,28 @@ def test_log_model_errors_are_clear(tmp_path):
         log_sklearn_model(LogisticRegression().fit(X, [0, 1]), X)
     with pytest.raises(ValueError, match="No experiment"):
         runs_table("never-created")
+
+
+def test_tree_models_log_and_load_with_trusted_stack_types(tmp_path):
+    import mlflow
+    from sklearn.ensemble import RandomForestClassifier
+
+    open_workspace("00-foundations", root=tmp_path)
+    X = pd.DataFrame({"a": np.arange(30.0), "b": np.arange(30.0) % 4})
+    model = RandomForestClassifier(n_estimators=5, random_state=0).fit(X, (X.a > 14).astype(int))
+    with mlflow.start_run():
+        info = log_sklearn_model(model, X.head(2))
+    assert list(mlflow.pyfunc.load_model(info.model_uri).predict(X)) == list(model.predict(X))
+
+
+def test_foreign_types_must_be_trusted_on_purpose(tmp_path):
+    import mlflow
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    open_workspace("00-foundations", root=tmp_path)
+    X = pd.DataFrame({"a": [1.0, -2.0, 3.0, -4.0]})
+    model = make_pipeline(FunctionTransformer(pd.DataFrame.abs), LogisticRegression()).fit(X, [0, 0, 1, 1])
+    with mlflow.start_run(), pytest.raises(ValueError, match="trusted_types"):
+        log_sklearn_model(model, X)
