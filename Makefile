@@ -9,6 +9,8 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 JUPYTER := $(VENV)/bin/jupyter
 STAMP  := $(VENV)/.installed
+# JupyterLab refuses to run as root unless told; containers and CI machines often are root.
+LAB_FLAGS := --ServerApp.root_dir=$(CURDIR) $(if $(filter 0,$(shell id -u)),--allow-root,)
 # Keep MLflow and friends offline and quiet.
 export MLFLOW_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := true
@@ -30,13 +32,17 @@ $(STAMP): pyproject.toml
 lab: setup
 	$(JUPYTER) labextension disable --level=sys_prefix @jupyter/nbgrader:formgrader @jupyter/nbgrader:course-list \
 	    @jupyter/nbgrader:create-assignment @jupyter/nbgrader:assignment-list >/dev/null 2>&1 || true
-	$(JUPYTER) lab notebooks/00-foundations/00-foundations.ipynb
+	$(JUPYTER) server extension disable --sys-prefix nbgrader.server_extensions.formgrader \
+	    nbgrader.server_extensions.course_list nbgrader.server_extensions.assignment_list >/dev/null 2>&1 || true
+	$(JUPYTER) lab $(LAB_FLAGS) notebooks/00-foundations/00-foundations.ipynb
 
 # Instructors: the full nbgrader interface (formgrader, create-assignment toolbar).
 instructor-lab: setup
 	$(JUPYTER) labextension enable --level=sys_prefix @jupyter/nbgrader:formgrader @jupyter/nbgrader:course-list \
 	    @jupyter/nbgrader:create-assignment @jupyter/nbgrader:assignment-list >/dev/null 2>&1 || true
-	$(JUPYTER) lab solutions/
+	$(JUPYTER) server extension enable --sys-prefix nbgrader.server_extensions.formgrader \
+	    nbgrader.server_extensions.course_list nbgrader.server_extensions.assignment_list >/dev/null 2>&1 || true
+	$(JUPYTER) lab $(LAB_FLAGS) solutions/00-foundations/00-foundations.ipynb
 
 # Instructors: register every assignment in gradebook.db without touching notebooks/.
 gradebook: setup
