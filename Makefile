@@ -17,7 +17,7 @@ export DO_NOT_TRACK := true
 # nbgrader calls `alembic` and Jupyter looks for kernels on PATH: the venv comes first.
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: setup lab instructor-lab gradebook test test-fast release benchmark clean
+.PHONY: setup lab instructor-lab gradebook progress test test-fast release benchmark clean
 
 setup: $(STAMP)
 
@@ -35,6 +35,10 @@ lab: setup
 	$(JUPYTER) server extension disable --sys-prefix nbgrader.server_extensions.formgrader \
 	    nbgrader.server_extensions.course_list nbgrader.server_extensions.assignment_list >/dev/null 2>&1 || true
 	$(JUPYTER) lab $(LAB_FLAGS) notebooks/00-foundations/00-foundations.ipynb
+
+# Learners: which checks of your saved notebooks pass, per module and concept (and progress.png).
+progress: setup
+	$(PY) -m course_lib.progress notebooks --png progress.png
 
 # Instructors: the full nbgrader interface (formgrader, create-assignment toolbar).
 instructor-lab: setup
