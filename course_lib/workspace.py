@@ -184,6 +184,9 @@ def open_workspace(module: str, *, root: str | Path | None = None) -> Workspace:
     for key, value in _OFFLINE_ENV.items():
         os.environ.setdefault(key, value)
 
+    # MLflow's INFO messages ("Creating initial MLflow database tables...") go to stderr, and nbgrader
+    # gives no points to a graded cell that writes to stderr: keep MLflow to warnings and errors.
+    logging.getLogger("mlflow").setLevel(logging.WARNING)
     path = Path(root).expanduser().resolve() if root is not None else workspace_root()
     path.mkdir(parents=True, exist_ok=True)
 
@@ -199,9 +202,6 @@ def open_workspace(module: str, *, root: str | Path | None = None) -> Workspace:
 
     import mlflow
 
-    # MLflow's INFO messages ("Created version '3' ...") go to stderr, and nbgrader gives no
-    # points to a graded cell that writes to stderr: keep MLflow to warnings and errors.
-    logging.getLogger("mlflow").setLevel(logging.WARNING)
     mlflow.set_tracking_uri(tracking_uri)
     mlflow.set_registry_uri(tracking_uri)
     if not remote:  # forget an active experiment of a store this kernel used before
