@@ -18,7 +18,6 @@ Introduced in 05-registry.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import subprocess
@@ -28,24 +27,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from course_lib.lake import sha256_file  # the content address of a file, as in the data lake
+
 __all__ = ["MANIFEST", "sha256_file", "list_files", "write_manifest", "verify_manifest", "generate_dockerfile"]
 
 MANIFEST = "MANIFEST.json"
-
-
-def sha256_file(path: str | Path) -> str:
-    """Return the SHA-256 hex digest of a file's bytes, read in chunks.
-
-    Introduced in 05-registry.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"No file {path} to hash.")
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _files(folder: Path) -> list[str]:

@@ -47,7 +47,7 @@ from course_lib.paths import dataset_path, datasets_dir
 __all__ = [
     "ENTITY", "TIMESTAMP", "TARGET", "SENSITIVE", "NUMERIC_FEATURES", "CATEGORICAL_FEATURES",
     "FEATURES", "COLUMNS", "CATEGORIES", "MONTHS", "SEED",
-    "generate_churn", "load_churn", "raw_batch_paths", "raw_batch_path", "read_raw_batch",
+    "generate_churn", "load_churn", "raw_batch_paths", "raw_batch_path", "read_raw_batch", "read_batch_file",
     "load_annotations", "churn_events", "main",
 ]
 
@@ -176,6 +176,16 @@ def raw_batch_paths() -> list[Path]:
 def read_raw_batch(month: str) -> pd.DataFrame:
     """Read one month's raw batch as it was received, without cleaning anything.
 
+    See :func:`read_batch_file` for how the two formats are parsed.
+
+    Introduced in 01-data.
+    """
+    return read_batch_file(raw_batch_path(month))
+
+
+def read_batch_file(path: str | Path) -> pd.DataFrame:
+    """Parse a batch file (``.csv`` or ``.jsonl``) as received, without cleaning anything.
+
     CSV batches are read by ``pandas.read_csv`` with only empty fields taken as
     missing, so a literal ``"N/A"`` stays text; JSON-lines batches are parsed line by
     line and ``null`` becomes missing. Types are whatever the file implies: one bad
@@ -184,12 +194,14 @@ def read_raw_batch(month: str) -> pd.DataFrame:
 
     Introduced in 01-data.
     """
-    path = raw_batch_path(month)
+    path = Path(path)
     if path.suffix == ".csv":
         try:
             return pd.read_csv(path, keep_default_na=False, na_values=[""])
         except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
             raise ValueError(f"{path.name} is not a readable CSV file: {err}") from err
+    if path.suffix != ".jsonl":
+        raise ValueError(f"{path.name}: unknown format {path.suffix!r}; batches are .csv or .jsonl.")
     records = []
     with path.open(encoding="utf-8") as handle:
         for number, line in enumerate(handle, start=1):

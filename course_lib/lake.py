@@ -35,7 +35,7 @@ from typing import Callable, Iterable
 
 import pandas as pd
 
-from course_lib.datasets import COLUMNS, TIMESTAMP
+from course_lib.datasets import COLUMNS, TIMESTAMP, read_batch_file
 
 __all__ = [
     "MANIFEST_COLUMNS", "sha256_file", "batch_name", "read_batch", "DataLake", "code_fingerprint", "run_pipeline",
@@ -50,6 +50,8 @@ def sha256_file(path: str | Path) -> str:
 
     Introduced in 01-data.
     """
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"No file {path} to hash.")
     digest = hashlib.sha256()
     with Path(path).open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
@@ -71,34 +73,15 @@ def batch_name(path: str | Path) -> str:
 def read_batch(path: str | Path, columns: Iterable[str] = COLUMNS) -> pd.DataFrame:
     """Parse a batch file (CSV or JSON lines) as received, and check its shape.
 
-    Values are not cleaned (as in ``course_lib.datasets.read_raw_batch``: only empty CSV
-    fields and JSON ``null`` are missing). Raises ``ValueError`` with the reason when the file
+    Values are not cleaned (parsed by ``course_lib.datasets.read_batch_file``: only empty
+    CSV fields and JSON ``null`` are missing). Raises ``ValueError`` with the reason when the file
     cannot be parsed, is empty, lacks or adds columns, or holds rows of another month.
 
     Introduced in 01-data.
     """
     path = Path(path)
     batch = batch_name(path)
-    if path.suffix == ".csv":
-        try:
-            frame = pd.read_csv(path, keep_default_na=False, na_values=[""])
-        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
-            raise ValueError(f"{path.name} is not a readable CSV file: {err}") from err
-    elif path.suffix == ".jsonl":
-        records = []
-        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise ValueError(f"{path.name}, line {number}: not valid JSON ({err.msg}).") from err
-            if not isinstance(record, dict):
-                raise ValueError(f"{path.name}, line {number}: expected a JSON object.")
-            records.append(record)
-        frame = pd.DataFrame.from_records(records)
-    else:
-        raise ValueError(f"{path.name}: unknown format {path.suffix!r}; batches are .csv or .jsonl.")
+    frame = read_batch_file(path)
     expected = list(columns)
     if frame.empty:
         raise ValueError(f"{path.name} holds no rows.")
