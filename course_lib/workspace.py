@@ -56,6 +56,7 @@ _OFFLINE_ENV = {
     "MLFLOW_DISABLE_TELEMETRY": "true",
     "DO_NOT_TRACK": "true",
     "GIT_PYTHON_REFRESH": "quiet",
+    "MLFLOW_LOGGING_LEVEL": "WARNING",
 }
 
 
@@ -185,7 +186,10 @@ def open_workspace(module: str, *, root: str | Path | None = None) -> Workspace:
         os.environ.setdefault(key, value)
 
     # MLflow's INFO messages ("Creating initial MLflow database tables...") go to stderr, and nbgrader
-    # gives no points to a graded cell that writes to stderr: keep MLflow to warnings and errors.
+    # gives no points to a graded cell that writes to stderr: keep MLflow to warnings and errors
+    # (the environment variable for a first import, the level for an mlflow imported earlier).
+    import mlflow
+
     logging.getLogger("mlflow").setLevel(logging.WARNING)
     path = Path(root).expanduser().resolve() if root is not None else workspace_root()
     path.mkdir(parents=True, exist_ok=True)
@@ -199,8 +203,6 @@ def open_workspace(module: str, *, root: str | Path | None = None) -> Workspace:
         tracking_uri, namespace = f"sqlite:///{path / 'mlflow.db'}", ""
         _EMBEDDED_URIS.add(tracking_uri)
         _initialise_sqlite_store(tracking_uri, path / "mlartifacts")
-
-    import mlflow
 
     mlflow.set_tracking_uri(tracking_uri)
     mlflow.set_registry_uri(tracking_uri)
