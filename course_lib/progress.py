@@ -9,8 +9,9 @@ summarises them per module and per concept::
     python -m course_lib.progress ~/my-notebooks  # any folder of course notebooks
     python -m course_lib.progress --png progress.png
 
-or, in a notebook, ``plot_progress(progress())``. Save your notebooks first: the
-status is the one of the last saved run. Hidden tests run only when your
+or, in a notebook, ``plot_progress(progress())``; the last cell of every module
+calls ``show_progress("NN-topic")`` for that module. Save your notebooks first:
+the status is the one of the last saved run. Hidden tests run only when your
 instructor grades; a passed check here is the visible part of it.
 
 Introduced in 00-foundations.
@@ -28,7 +29,7 @@ import pandas as pd
 from course_lib.paths import course_root
 from course_lib.syllabus import TAG_PREFIX, concepts
 
-__all__ = ["exercise_status", "progress", "concept_progress", "plot_progress", "main"]
+__all__ = ["exercise_status", "progress", "concept_progress", "plot_progress", "plot_exercises", "show_progress", "main"]
 
 STATUSES = ("passed", "failed", "not run")
 
@@ -129,6 +130,51 @@ def plot_progress(table: pd.DataFrame):
     ax.legend(loc="lower right", frameon=False)
     fig.tight_layout()
     return fig
+
+
+def plot_exercises(table: pd.DataFrame, *, ax=None):
+    """One bar per graded cell of a module, as long as its points, coloured by its status.
+
+    Introduced in 00-foundations.
+    """
+    import matplotlib.pyplot as plt
+
+    if table.empty:
+        raise ValueError("No graded cells to plot: is this a course notebook?")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 0.35 * len(table) + 1.2))
+    colours = dict(zip(STATUSES, ["#2e7d32", "#c62828", "#bdbdbd"]))
+    ax.barh(table["grade_id"], table["points"], color=[colours[s] for s in table["status"]])
+    for y, (points, status) in enumerate(zip(table["points"], table["status"])):
+        ax.text(points + 0.05, y, status, va="center", fontsize=9)
+    ax.invert_yaxis()
+    ax.set_xlim(0, table["points"].max() + 1.2)
+    ax.set_xlabel("points")
+    passed = table.loc[table["status"] == "passed", "points"].sum()
+    ax.set_title(f"{table['module'].iloc[0]}: {passed:g} of {table['points'].sum():g} points pass their visible checks")
+    ax.figure.tight_layout()
+    return ax.figure
+
+
+def show_progress(module: str, folder: str | Path = ".") -> pd.DataFrame | None:
+    """Print and draw the status of every exercise of ``module``, read from its SAVED notebook.
+
+    Looks for ``<folder>/<module>.ipynb`` (the folder a notebook's kernel runs in).
+    Returns the table, or None with a message when the notebook is not there
+    (renamed, or the kernel runs elsewhere); it never raises for that.
+
+    Introduced in 00-foundations.
+    """
+    path = Path(folder) / f"{module}.ipynb"
+    if not path.is_file():
+        print(f"No saved {path.name} in {Path(folder).resolve()}: progress is read from the saved notebook, "
+              f"so keep its name and run it from its own folder (or use `python -m course_lib.progress`).")
+        return None
+    table = exercise_status(path)
+    print("Read from the last SAVED version of this notebook: save (Ctrl+S) and re-run this cell to update.")
+    print(table[["grade_id", "points", "status"]].to_string(index=False))
+    plot_exercises(table)
+    return table
 
 
 def main(argv: list[str] | None = None) -> int:

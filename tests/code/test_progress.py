@@ -73,3 +73,25 @@ def test_bad_input_is_clear(tmp_path):
 def test_the_released_course_has_nothing_run_yet(root):
     table = progress(root / "notebooks")
     assert not table.empty and set(table.status) == {"not run"}
+
+
+def test_show_progress_reads_the_saved_module_notebook(course, capsys):
+    import matplotlib
+
+    matplotlib.use("agg")
+    from course_lib.progress import show_progress
+
+    table = show_progress("00-foundations", course / "00-foundations")
+    out = capsys.readouterr().out
+    assert list(table.status) == ["passed", "failed", "not run", "failed"]
+    assert "SAVED" in out and "ex2" in out
+    import matplotlib.pyplot as plt
+
+    assert "2 of 8 points" in plt.gcf().axes[0].get_title()
+
+
+def test_show_progress_explains_a_missing_notebook(tmp_path, capsys):
+    from course_lib.progress import show_progress
+
+    assert show_progress("03-experiments", tmp_path) is None
+    assert "No saved 03-experiments.ipynb" in capsys.readouterr().out

@@ -74,3 +74,13 @@ def test_release_matches_a_fresh_regeneration(tmp_path):
     release.generate(ROOT, tmp_path, ASSIGNMENTS)
     diffs = [d for name in ASSIGNMENTS for d in release.differences(tmp_path / name, ROOT / "notebooks" / name)]
     assert not diffs, "notebooks/ is not the release of solutions/ (run `make release`):\n" + "\n".join(diffs)
+
+
+@pytest.mark.parametrize("name", ASSIGNMENTS)
+def test_lesson_ends_with_the_learners_progress(name):
+    nb = notebooks.read(notebooks.solution_path(name, ROOT))
+    ids = [c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells]
+    assert "progress-md" in ids and "key-points" in ids, f"{name} lacks the 'Your progress' section before Key points"
+    cell = nb.cells[ids.index("progress-md") + 1]
+    assert f'show_progress("{name}")' in cell.source, f"{name}: the cell after 'Your progress' must call show_progress(\"{name}\")"
+    assert ids.index("progress-md") < ids.index("key-points"), f"{name}: 'Your progress' comes before Key points"
