@@ -17,7 +17,7 @@ export DO_NOT_TRACK := true
 # nbgrader calls `alembic` and Jupyter looks for kernels on PATH: the venv comes first.
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: setup lab instructor-lab gradebook progress test test-fast release benchmark clean
+.PHONY: setup lab instructor-lab gradebook progress reset test test-fast release benchmark clean
 
 setup: $(STAMP)
 
@@ -40,6 +40,11 @@ lab: setup
 progress: setup
 	$(PY) -m course_lib.progress notebooks --png progress.png
 
+# Learners: put notebooks/MODULE back to its released version (your copy is kept as a backup):
+#   make reset MODULE=03-experiments [KEEP_WORKSPACE=1]
+reset: setup
+	$(PY) -m course_tools.reset $(MODULE) $(if $(KEEP_WORKSPACE),--keep-workspace,)
+
 # Instructors: the full nbgrader interface (formgrader, create-assignment toolbar).
 instructor-lab: setup
 	$(JUPYTER) labextension enable --level=sys_prefix @jupyter/nbgrader:formgrader @jupyter/nbgrader:course-list \
@@ -59,7 +64,7 @@ test: setup
 
 # Without executing notebooks (seconds, not minutes).
 test-fast: setup
-	$(PY) -m pytest -n 2 -m "not notebook"
+	$(PY) -m pytest -n 2 -m "not notebook and not slow"
 
 release: setup
 	$(PY) -m course_tools.release

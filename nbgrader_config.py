@@ -9,6 +9,7 @@ c.CourseDirectory.release_directory = "notebooks"
 # checkpoints or caches; autograde gives every submission a fresh workspace of its own.
 c.CourseDirectory.ignore = [
     ".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "workspace", "mlruns", "mlartifacts", "mlflow.db",
+    "*.backup-*.ipynb",
 ]
 # A deleted test cell is put back at grading time instead of silently losing its points.
 c.OverwriteCells.add_missing_cells = True
