@@ -17,7 +17,7 @@ export DO_NOT_TRACK := true
 # nbgrader calls `alembic` and Jupyter looks for kernels on PATH: the venv comes first.
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: setup lab instructor-lab gradebook progress reset test test-fast release benchmark clean
+.PHONY: setup lab instructor-lab gradebook grade simulate-class progress reset test test-fast release benchmark clean
 
 setup: $(STAMP)
 
@@ -59,6 +59,21 @@ gradebook: setup
 	    --CourseDirectory.release_directory=.release-local --log-level=WARN || exit 1; done
 	rm -rf .release-local
 
+# Instructors: grade a class from an LMS export (a folder of notebooks named <student>_<anything>.ipynb
+# or <student>/<file>.ipynb):  make grade A=00-foundations LMS=path/to/export [WORKERS=2 TIMEOUT=60]
+WORKERS ?= 2
+TIMEOUT ?= 60
+grade: setup
+	$(PY) -m course_tools.classroom collect $(A) --lms $(LMS)
+	$(PY) -m course_tools.classroom autograde $(A) --workers $(WORKERS) --timeout $(TIMEOUT)
+	$(PY) -m course_tools.classroom feedback $(A)
+	$(PY) -m course_tools.classroom export
+	$(PY) -m course_tools.classroom plot $(A)
+
+# Instructors: a simulated class of 30 (honest, wrong, adversarial) graded end to end, serial vs parallel.
+simulate-class: setup
+	$(PY) -m course_tools.classroom simulate 00-foundations --students 30 --workers 2 --serial --timeout 30
+
 test: setup
 	$(PY) -m pytest -n 2
 
@@ -73,5 +88,5 @@ benchmark: setup
 	$(PY) -m course_tools.benchmark
 
 clean:
-	rm -rf $(VENV) gradebook.db submitted autograded feedback .release-local
+	rm -rf $(VENV) gradebook.db submitted autograded feedback classroom .release-local
 	find . -name workspace -type d -prune -exec rm -rf {} +

@@ -21,3 +21,11 @@ c.LimitOutput.max_lines = 200
 c.LimitOutput.max_traceback = 100
 # The release keeps the docstringed stub and replaces the solution with this.
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+# Feedback never shows hidden tests: nbgrader's feedback renders the autograded notebook, whose test cells
+# carry their hidden tests and tracebacks quoting them (upstream #917, #1363). HideHiddenTests removes
+# the hidden lines and keeps only each error's final message.
+c.GenerateFeedback.preprocessors = [
+    "nbgrader.preprocessors.GetGrades",
+    "course_tools.classroom.HideHiddenTests",
+    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+]
