@@ -26,8 +26,10 @@ import argparse
 import json
 import threading
 from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Iterable, Mapping
+
+from course_lib.servers import JSONHandler, serve_http
 
 __all__ = ["ModelRouter", "parse_model_spec", "serve_models", "main"]
 
@@ -104,21 +106,7 @@ class ModelRouter:
 
 
 def _handler(router: ModelRouter) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        disable_nagle_algorithm = True  # otherwise small keep-alive answers wait ~40 ms for a delayed ACK
-
-        def log_message(self, *args: Any) -> None:  # one line per request would flood the log
-            pass
-
-        def _send(self, status: int, payload: Any) -> None:
-            data = json.dumps(payload).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
+    class Handler(JSONHandler):
         def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
             if self.path in ("/ping", "/health"):
                 self._send(200, "ok")
@@ -193,9 +181,7 @@ def main(argv: list[str] | None = None) -> None:
     logging.getLogger("mlflow").setLevel(logging.WARNING)
     keys = [parse_model_spec(spec) for spec in args.model]
     router = ModelRouter({key: mlflow.pyfunc.load_model(f"models:/{key[0]}/{key[1]}") for key in keys})
-    server = ThreadingHTTPServer(("127.0.0.1", args.port), _handler(router))
-    print(f"serving {router.catalogue()['models']} on http://127.0.0.1:{args.port}", flush=True)
-    server.serve_forever()
+    serve_http(_handler(router), args.port, f"serving {router.catalogue()['models']} on http://127.0.0.1:{args.port}")
 
 
 if __name__ == "__main__":

@@ -14,12 +14,14 @@ import json
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any, Callable, Mapping
 from urllib.parse import parse_qs, urlparse
 
 import pandas as pd
+
+from course_lib.servers import JSONHandler, serve_http
 
 __all__ = ["STRATEGIES", "LOG_COLUMNS", "bucket", "validate_policy", "choose", "Router", "serve"]
 
@@ -219,24 +221,7 @@ class Router:
 
 
 def _handler(router: Router, load: Callable[[str], tuple[Any, str]]) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        disable_nagle_algorithm = True
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-        def _send(self, status: int, payload: Any) -> None:
-            data = json.dumps(payload).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def _body(self) -> Any:
-            return json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
-
+    class Handler(JSONHandler):
         def do_GET(self) -> None:  # noqa: N802
             url = urlparse(self.path)
             if url.path in ("/ping", "/health"):
@@ -321,6 +306,5 @@ def serve(argv: list[str] | None = None) -> None:
         name, _, spec = item.partition("=")
         variants[name] = _loader(spec)
     router = Router(variants, json.loads(args.policy) if args.policy else None, args.log)
-    server = ThreadingHTTPServer(("127.0.0.1", args.port), _handler(router, _loader))
-    print(f"routing {router.describe()} with {router.policy} on http://127.0.0.1:{args.port}", flush=True)
-    server.serve_forever()
+    serve_http(_handler(router, _loader), args.port,
+               f"routing {router.describe()} with {router.policy} on http://127.0.0.1:{args.port}")

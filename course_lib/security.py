@@ -30,9 +30,11 @@ import math
 import os
 import secrets
 import sys
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any, Sequence
+
+from course_lib.servers import JSONHandler, serve_http
 
 __all__ = ["sign_file", "verify_file", "get_secret", "ensure_dev_secret", "find_secret", "validate_record",
            "serve_protected", "main"]
@@ -161,15 +163,8 @@ def validate_record(record: Any, categories: dict[str, Sequence[str]]) -> list[s
 def _handler(model: Any, token_env: str) -> type[BaseHTTPRequestHandler]:
     categories = {name: list(weights) for name, weights in model.exported["categorical"].items()}
 
-    class Handler(BaseHTTPRequestHandler):
-        def _send(self, status: int, body: dict, headers: dict | None = None) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            for key, value in {"Content-Type": "application/json", "Content-Length": str(len(data)),
-                               **(headers or {})}.items():
-                self.send_header(key, value)
-            self.end_headers()
-            self.wfile.write(data)
+    class Handler(JSONHandler):
+        protocol_version = "HTTP/1.0"  # one request per connection: a refused body is never left unread
 
         def do_GET(self) -> None:  # noqa: N802
             if self.path == "/health":
@@ -243,15 +238,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"refusing to start: the environment variable {args.token_env} is not set", file=sys.stderr)
         return 2
     model = LinearChurnModel.load(args.model)
-    server = ThreadingHTTPServer(("127.0.0.1", args.port), _handler(model, args.token_env))
-    print(f"protected model service listening on http://127.0.0.1:{args.port}", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
-    return 0
+    return serve_http(_handler(model, args.token_env), args.port,
+                      f"protected model service listening on http://127.0.0.1:{args.port}")
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ Introduced in 00-foundations.
 from __future__ import annotations
 
 import atexit
+import json
 import os
 import signal
 import socket
@@ -29,10 +30,11 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
-__all__ = ["Server", "free_port", "start_server", "serve_model", "stop_all", "running_servers"]
+__all__ = ["Server", "free_port", "start_server", "serve_model", "stop_all", "running_servers", "JSONHandler", "serve_http"]
 
 _RUNNING: dict[str, "Server"] = {}
 _ATEXIT_REGISTERED = False
@@ -235,3 +237,48 @@ def stop_all() -> None:
     """
     for server in list(_RUNNING.values()):
         server.stop()
+
+
+class JSONHandler(BaseHTTPRequestHandler):
+    """Base request handler of the course's small HTTP services: JSON in, JSON out, quiet log.
+
+    Subclasses write ``do_GET``/``do_POST``/``do_PUT`` with :meth:`_send` and :meth:`_body`.
+
+    Introduced in 07-serving.
+    """
+
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # otherwise small keep-alive answers wait ~40 ms for a delayed ACK
+
+    def log_message(self, *args: Any) -> None:  # one line per request would flood the server's log
+        pass
+
+    def _send(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        for key, value in {"Content-Type": "application/json", "Content-Length": str(len(data)),
+                           **(headers or {})}.items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _body(self) -> Any:
+        return json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
+
+
+def serve_http(handler: type[BaseHTTPRequestHandler], port: int, banner: str) -> int:
+    """Serve ``handler`` on 127.0.0.1:``port`` until interrupted (the body of each service's ``main``).
+
+    Prints ``banner`` once listening (``start_server`` waits for the readiness path, not for it).
+
+    Introduced in 07-serving.
+    """
+    server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+    print(banner, flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0

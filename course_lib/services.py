@@ -31,9 +31,11 @@ import math
 import sys
 import urllib.error
 import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
+
+from course_lib.servers import serve_http
 
 __all__ = ["export_linear_model", "LinearChurnModel", "write_registry", "read_registry", "main"]
 
@@ -236,15 +238,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         routes = _feature_routes(args.month, args.version)
     else:
         routes = _model_routes(args.model, args.registry, args.version)
-    server = ThreadingHTTPServer(("127.0.0.1", args.port), _handler(routes))
-    print(f"{args.service} service {args.version} listening on http://127.0.0.1:{args.port}", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
-    return 0
+    return serve_http(_handler(routes), args.port,
+                      f"{args.service} service {args.version} listening on http://127.0.0.1:{args.port}")
 
 
 if __name__ == "__main__":

@@ -96,17 +96,33 @@ def _set_limits(limits: Limits):
     return apply
 
 
-def sweep(marker: str) -> int:
-    """Kill every process whose environment carries ``marker``; return how many."""
-    killed = 0
-    for proc in psutil.process_iter(["pid"]):
+def processes_with(variable: str, value: str) -> list[psutil.Process]:
+    """Live processes (not this one, not zombies) whose environment sets ``variable`` to ``value``."""
+    found = []
+    for proc in psutil.process_iter(["pid", "cmdline"]):
         if proc.pid == os.getpid():
             continue
         try:
-            if proc.environ().get(MARKER) == marker:
-                proc.kill()
-                killed += 1
-        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess, OSError):
+            if proc.environ().get(variable) == value and proc.status() != psutil.STATUS_ZOMBIE:
+                found.append(proc)
+        except (psutil.Error, OSError):
+            continue
+    return found
+
+
+def describe(processes: list[psutil.Process]) -> list[str]:
+    """``"pid: command line"`` for each process, for an error message."""
+    return [f"{p.pid}: {' '.join(p.info.get('cmdline') or [])[:200]}" for p in processes]
+
+
+def sweep(marker: str) -> int:
+    """Kill every process whose environment carries ``marker``; return how many."""
+    killed = 0
+    for proc in processes_with(MARKER, marker):
+        try:
+            proc.kill()
+            killed += 1
+        except (psutil.Error, OSError):
             continue
     return killed
 
@@ -304,7 +320,7 @@ def _parse(source: str) -> ast.AST:
 
 
 __all__ = ["Limits", "RunResult", "Finding", "Scan", "clean_env", "run_limited", "sweep", "scan_submission", "repair_submission",
-           "scan_source", "MARKER", "FEEDBACK_NAMES"]
+           "scan_source", "MARKER", "FEEDBACK_NAMES", "processes_with", "describe"]
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit("course_tools.sandbox is a library; use python -m course_tools.classroom")

@@ -23,10 +23,9 @@ from dataclasses import dataclass
 from importlib.metadata import entry_points
 from pathlib import Path
 
-import psutil
 import pytest
 
-from course_tools import notebooks
+from course_tools import notebooks, sandbox
 
 ROOT = notebooks.course_root()
 CHROMIUM = Path("/usr/bin/chromium")
@@ -59,14 +58,7 @@ def copy_course(target: Path) -> Path:
 
 
 def tagged_processes(tag: str) -> list[str]:
-    found = []
-    for proc in psutil.process_iter(["pid", "cmdline"]):
-        try:
-            if proc.environ().get("COURSE_TEST_TAG") == tag and proc.status() != psutil.STATUS_ZOMBIE:
-                found.append(f"{proc.pid}: {' '.join(proc.info['cmdline'] or [])[:200]}")
-        except (psutil.Error, OSError):
-            continue
-    return found
+    return sandbox.describe(sandbox.processes_with("COURSE_TEST_TAG", tag))
 
 
 @dataclass

@@ -7,10 +7,9 @@ import sys
 import time
 import uuid
 
-import psutil
 import pytest
 
-from course_tools import notebooks
+from course_tools import notebooks, sandbox
 from course_tools.grading import isolated_env
 
 ROOT = notebooks.course_root()
@@ -18,14 +17,7 @@ ASSIGNMENTS = notebooks.assignments(ROOT)
 
 
 def _tagged_processes(tag: str) -> list[str]:
-    found = []
-    for proc in psutil.process_iter(["pid", "cmdline"]):
-        try:
-            if proc.environ().get("COURSE_TEST_TAG") == tag and proc.status() != psutil.STATUS_ZOMBIE:
-                found.append(f"{proc.pid}: {' '.join(proc.info['cmdline'] or [])[:200]}")
-        except (psutil.Error, OSError):
-            pass
-    return found
+    return sandbox.describe(sandbox.processes_with("COURSE_TEST_TAG", tag))
 
 
 @pytest.mark.notebook
