@@ -26,8 +26,14 @@ Gate = Callable[[pd.DataFrame], "tuple[bool, list[str]]"]
 
 
 def _accuracy(rows: pd.DataFrame) -> float:
+    """Share of correct answers; a model that answers probabilities is read at the 0.5 threshold."""
     rows = rows[(rows["status"] == 200) & rows["label"].notna()] if "label" in rows else rows.iloc[:0]
-    return float((rows["prediction"] == rows["label"]).mean()) if len(rows) else float("nan")
+    if not len(rows):
+        return float("nan")
+    predicted = pd.to_numeric(rows["prediction"], errors="coerce")
+    if not predicted.isin([0, 1]).all():
+        predicted = (predicted >= 0.5).astype(int)
+    return float((predicted == rows["label"].astype(int)).mean())
 
 
 def step_stats(frame: pd.DataFrame, *, champion: str = "champion", candidate: str = "candidate") -> dict:

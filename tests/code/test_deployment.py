@@ -190,3 +190,15 @@ def test_start_router_serves_registered_versions(tmp_path):
     finally:
         server.stop()
     assert servers.running_servers() == []
+
+
+def test_step_stats_reads_probability_answers_at_one_half():
+    import pandas as pd
+
+    from course_lib.canary import step_stats
+
+    frame = pd.DataFrame({"variant": ["candidate"] * 4 + ["champion"] * 2, "status": [200] * 6,
+                          "latency_ms": [5.0] * 6, "prediction": [0.9, 0.2, 0.6, 0.4, 1, 0],
+                          "label": [1, 0, 0, 0, 1, 1]})
+    stats = step_stats(frame)
+    assert stats["metric"] == 0.75 and stats["champion_metric"] == 0.5
