@@ -90,8 +90,10 @@ class Server:
             except subprocess.TimeoutExpired:
                 _signal_group(self.process.pid, signal.SIGKILL)
                 self.process.wait(timeout=5)
-        # The supervisor waits for its children, but make sure nothing of the group is left.
+        # The supervisor waits for its children, but make sure nothing of the group is left,
+        # and return only once it is gone (SIGKILL is delivered asynchronously).
         _signal_group(self.process.pid, signal.SIGKILL)
+        _wait_group_gone(self.process.pid)
 
     def __enter__(self) -> "Server":
         return self
@@ -109,6 +111,26 @@ def _signal_group(pgid: int, sig: int) -> None:
         os.killpg(pgid, sig)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+def _group_members(pgid: int) -> list[int]:
+    """Live (non-zombie) processes of the process group ``pgid``."""
+    import psutil
+
+    members = []
+    for proc in psutil.process_iter(["pid"]):
+        try:
+            if os.getpgid(proc.pid) == pgid and proc.status() != psutil.STATUS_ZOMBIE:
+                members.append(proc.pid)
+        except (ProcessLookupError, psutil.Error):
+            continue
+    return members
+
+
+def _wait_group_gone(pgid: int, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while _group_members(pgid) and time.monotonic() < deadline:
+        time.sleep(0.02)
 
 
 def _wait_ready(server: Server, ready_path: str, timeout: float) -> None:

@@ -6,7 +6,6 @@ import sys
 import time
 import urllib.request
 
-import psutil
 import pytest
 
 from course_lib import servers
@@ -15,14 +14,7 @@ HTTP = [sys.executable, "-m", "http.server", "{port}", "--bind", "127.0.0.1"]
 
 
 def _group_alive(pgid: int) -> list[int]:
-    alive = []
-    for proc in psutil.process_iter(["pid"]):
-        try:
-            if os.getpgid(proc.pid) == pgid and proc.status() != psutil.STATUS_ZOMBIE:
-                alive.append(proc.pid)
-        except (ProcessLookupError, psutil.Error):
-            pass
-    return alive
+    return servers._group_members(pgid)
 
 
 def test_start_answer_stop_leaves_nothing(tmp_path):
