@@ -19,11 +19,12 @@ Introduced in 10-governance.
 from __future__ import annotations
 
 import hashlib
+import operator
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from course_lib.audit import AuditTrail
-from course_lib.registry import CHAMPION, PREVIOUS, Decision, promote
+from course_lib.registry import CHAMPION, PREVIOUS, Decision, _client, model_version, promote
 
 __all__ = ["STAGES", "TRANSITIONS", "STAGE_TAG", "Policy", "PolicyDecision", "gather_evidence", "check_policy",
            "governed_promote", "stage_of", "set_stage", "retire", "model_card", "log_model_card"]
@@ -90,14 +91,6 @@ class PolicyDecision(Decision):
         return self.approved
 
 
-def _client(client: Any = None) -> Any:
-    if client is not None:
-        return client
-    from mlflow import MlflowClient
-
-    return MlflowClient()
-
-
 def gather_evidence(name: str, version: str | int, *, client: Any = None) -> dict:
     """Collect what a policy looks at: the version's and its run's tags, and the run's metrics.
 
@@ -106,13 +99,8 @@ def gather_evidence(name: str, version: str | int, *, client: Any = None) -> dic
 
     Introduced in 10-governance.
     """
-    from mlflow.exceptions import MlflowException
-
     client = _client(client)
-    try:
-        mv = client.get_model_version(name, str(version))
-    except MlflowException as error:
-        raise ValueError(f"Model {name!r} has no version {version!r}.") from error
+    mv = model_version(name, version, client=client)
     run = client.get_run(mv.run_id)
     tags = {k: v for k, v in run.data.tags.items() if not k.startswith("mlflow.")}
     tags.update(mv.tags)
@@ -149,20 +137,15 @@ def check_policy(policy: Policy, *, name: str | None = None, version: str | int 
             satisfied.append(f"tag {tag!r} set")
         else:
             violations.append(f"missing required tag {tag!r}")
-    for metric, floor in policy.min_metrics.items():
+    limits = [(m, v, "minimum", "<", ">=", operator.lt) for m, v in policy.min_metrics.items()]
+    limits += [(m, v, "maximum", ">", "<=", operator.gt) for m, v in policy.max_metrics.items()]
+    for metric, limit, kind, breach, within, breached in limits:
         if metric not in metrics:
-            violations.append(f"metric {metric!r} was not logged (minimum {floor:g})")
-        elif metrics[metric] < floor:
-            violations.append(f"{metric} {metrics[metric]:.4g} < {floor:g} (minimum)")
+            violations.append(f"metric {metric!r} was not logged ({kind} {limit:g})")
+        elif breached(metrics[metric], limit):
+            violations.append(f"{metric} {metrics[metric]:.4g} {breach} {limit:g} ({kind})")
         else:
-            satisfied.append(f"{metric} {metrics[metric]:.4g} >= {floor:g}")
-    for metric, ceiling in policy.max_metrics.items():
-        if metric not in metrics:
-            violations.append(f"metric {metric!r} was not logged (maximum {ceiling:g})")
-        elif metrics[metric] > ceiling:
-            violations.append(f"{metric} {metrics[metric]:.4g} > {ceiling:g} (maximum)")
-        else:
-            satisfied.append(f"{metric} {metrics[metric]:.4g} <= {ceiling:g}")
+            satisfied.append(f"{metric} {metrics[metric]:.4g} {within} {limit:g}")
     if policy.approval_required:
         approver = str(tags.get("approved_by", "")).strip()
         if not approver:
@@ -181,7 +164,7 @@ def stage_of(name: str, version: str | int, *, client: Any = None) -> str:
 
     Introduced in 10-governance.
     """
-    return _client(client).get_model_version(name, str(version)).tags.get(STAGE_TAG, "development")
+    return model_version(name, version, client=client).tags.get(STAGE_TAG, "development")
 
 
 def set_stage(name: str, version: str | int, stage: str, *, audit: AuditTrail, actor: str, reason: str,
@@ -202,7 +185,7 @@ def set_stage(name: str, version: str | int, stage: str, *, audit: AuditTrail, a
     if stage not in TRANSITIONS[current]:
         raise ValueError(f"Version {version} of {name!r} is {current!r}; it may move to {sorted(TRANSITIONS[current])}, "
                          f"not {stage!r}.")
-    aliases = list(client.get_model_version(name, str(version)).aliases or [])
+    aliases = list(model_version(name, version, client=client).aliases or [])
     if stage == "archived" and aliases:
         raise ValueError(f"Version {version} still holds the aliases {aliases}: move or remove them before archiving.")
     client.set_model_version_tag(name, str(version), STAGE_TAG, stage)
@@ -258,7 +241,7 @@ def retire(name: str, version: str | int, *, audit: AuditTrail, actor: str, reas
     Introduced in 10-governance.
     """
     client = _client(client)
-    mv = client.get_model_version(name, str(version))
+    mv = model_version(name, version, client=client)
     aliases = list(mv.aliases or [])
     if CHAMPION in aliases:
         raise ValueError(f"Version {version} is the champion: promote a replacement before retiring it.")
@@ -300,7 +283,7 @@ def model_card(name: str, version: str | int, *, intended_use: str | None = None
     """
     client = _client(client)
     evidence = gather_evidence(name, version, client=client)
-    mv = client.get_model_version(name, str(version))
+    mv = model_version(name, version, client=client)
     run = client.get_run(evidence["run_id"])
     tags, metrics = evidence["tags"], evidence["metrics"]
 
@@ -350,7 +333,7 @@ def log_model_card(name: str, version: str | int, card: str | None = None, *, cl
     card = card if card is not None else model_card(name, version, client=client, **sections)
     if not isinstance(card, str) or not card.strip():
         raise ValueError("The model card is empty.")
-    run_id = client.get_model_version(name, str(version)).run_id
+    run_id = model_version(name, version, client=client).run_id
     client.log_text(run_id, card, "model_card.md")
     digest = hashlib.sha256(card.encode("utf-8")).hexdigest()
     client.set_model_version_tag(name, str(version), "model_card_sha256", digest)

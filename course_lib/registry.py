@@ -28,7 +28,7 @@ from typing import Any, Callable, Sequence
 import pandas as pd
 
 __all__ = [
-    "Decision", "promote", "rollback", "champion_history", "plot_champion_timeline",
+    "Decision", "model_version", "promote", "rollback", "champion_history", "plot_champion_timeline",
     "lineage_table", "plot_lineage",
 ]
 
@@ -62,6 +62,19 @@ def _client(client: Any = None) -> Any:
     from mlflow import MlflowClient
 
     return MlflowClient()
+
+
+def model_version(name: str, version: str | int, *, client: Any = None) -> Any:
+    """The registry's record of ``version`` of ``name``; ValueError (not MLflow's error) when there is none.
+
+    Introduced in 05-registry.
+    """
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return _client(client).get_model_version(name, str(version))
+    except MlflowException as error:
+        raise ValueError(f"Model {name!r} has no version {version!r}: register it first.") from error
 
 
 def _version_or_none(client: Any, name: str, alias: str) -> Any:
@@ -107,13 +120,8 @@ def promote(name: str, version: str | int, gate: Gate, *, alias: str = CHAMPION,
 
     Introduced in 05-registry.
     """
-    from mlflow.exceptions import MlflowException
-
     client = _client(client)
-    try:
-        candidate = client.get_model_version(name, str(version))
-    except MlflowException as error:
-        raise ValueError(f"Model {name!r} has no version {version!r}: register it first.") from error
+    candidate = model_version(name, version, client=client)
     champion = _version_or_none(client, name, alias)
     decision = gate(candidate, champion)
     if not isinstance(decision, Decision):
