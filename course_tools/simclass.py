@@ -12,6 +12,7 @@ import copy
 import json
 import re
 import shutil
+import sys
 import time
 from pathlib import Path
 
@@ -192,6 +193,9 @@ def simulate(root: Path, assignments: list[str], out: Path, *, students: int = 3
             "unexpected": problems, "feedback_files": len(html),
         })
         summary["assignments"][assignment] = figures
+        (out / "summary.json").write_text(json.dumps(summary, indent=1))  # kept as it grows: a long run can be read midway
+        print(f"{assignment}: {figures['graded']}/{figures['submissions']} graded in {figures['parallel_wall_s']} s, "
+              f"statuses {figures['statuses']}, unexpected {len(problems)}", file=sys.stderr, flush=True)
     grades = out / "grades.csv"
     summary["csv_rows"] = classroom.export(course, grades)
     summary["plots"] = [str(classroom.plot(grades, a, out / f"{a}-grades.png")) for a in assignments]
