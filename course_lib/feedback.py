@@ -18,9 +18,12 @@ Introduced in 00-foundations.
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable, TypeVar
 
-__all__ = ["CheckFailed", "check", "check_equal", "check_close", "check_between", "check_type", "check_columns", "passed"]
+__all__ = ["CheckFailed", "check", "check_equal", "check_close", "check_between", "check_type", "check_columns", "passed",
+           "stand_in"]
+
+T = TypeVar("T")
 
 
 class CheckFailed(AssertionError):
@@ -119,3 +122,36 @@ def passed(message: str) -> None:
     Introduced in 00-foundations.
     """
     print(f"✓ {message}")
+
+
+def stand_in(exercise: str, answer: Callable[[], T], reference: Callable[[], T], *,
+             usable: Callable[[T], Any] | None = None, what: str = "the reference") -> T:
+    """``answer()`` if it works, else ``reference()``, saying so: one missing answer must not sink the lesson.
+
+    Later sections build on earlier answers. Without a stand-in, a learner who has not done ``exercise``
+    yet (its stub raises ``NotImplementedError``), or whose answer fails, sees every later cell fail
+    with it, and loses the points of later exercises that are right. The exercise's own check has
+    already graded the answer; from here on the lesson goes on with ``reference()`` and prints why.
+
+    Args:
+        exercise: as the learner knows it, e.g. ``"Exercise 2"``.
+        answer: returns what the learner's code produced (a value, or the learner's function).
+        reference: returns the stand-in (a value built by the lesson, or a course_lib function).
+        usable: optional test of the answer (true when usable); an answer that fails it, or raises
+            inside it, is replaced too.
+        what: how to name the stand-in in the note, e.g. ``"the worked example's run"``.
+
+    Introduced in 00-foundations.
+    """
+    if not (callable(answer) and callable(reference)):
+        raise TypeError("stand_in() takes two functions without arguments: stand_in(exercise, lambda: answer, lambda: reference)")
+    try:
+        value = answer()
+        if usable is None or usable(value):
+            return value
+        why = "its result is not usable yet"
+    except Exception as error:  # noqa: BLE001 - any failure of the learner's code means: use the stand-in
+        why = f"{type(error).__name__}{': ' + str(error).splitlines()[0][:120] if str(error).strip() else ''}"
+    print(f"↪ {exercise} is not working yet ({why}): {what} stands in so that the rest of the lesson runs. "
+          f"Come back to {exercise}, then run the notebook again.")
+    return reference()

@@ -31,6 +31,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import nbformat
 import psutil
 
 from course_tools import notebooks
@@ -284,11 +285,18 @@ def repair_submission(nb, source_nb) -> list[str]:
     nbgrader 0.9.6 fails the WHOLE submission on a duplicated graded cell (``KeyError: 'grade_id'``)
     or on a test cell whose metadata was changed ("Inconsistent checksums"). Here each cell whose
     grade_id the source knows gets the source's nbgrader metadata back; a second cell with the same
-    grade_id, and a cell claiming an unknown grade_id, become ordinary cells (nbgrader then restores a
-    missing test cell from the gradebook, ``add_missing_cells``).
+    grade_id, and a cell claiming an unknown grade_id, become ordinary cells; a test cell missing from the
+    submission (deleted, or renamed and so neutralised) is put back at its place, and nbgrader restores its
+    code from the gradebook.
     """
     known = {c.metadata["nbgrader"]["grade_id"]: c.metadata["nbgrader"] for c in source_nb.cells
              if c.metadata.get("nbgrader", {}).get("grade_id")}
+    notes = _neutralise_and_restore_metadata(nb, known)
+    notes += _restore_missing_checks(nb, source_nb)
+    return notes
+
+
+def _neutralise_and_restore_metadata(nb, known: dict[str, dict]) -> list[str]:
     seen: set[str] = set()
     notes: list[str] = []
     for index, cell in enumerate(nb.cells):
@@ -309,6 +317,49 @@ def repair_submission(nb, source_nb) -> list[str]:
             cell.metadata["nbgrader"] = {**meta, **original}
             for key in [k for k in cell.metadata["nbgrader"] if k not in original and k not in ("checksum", "cell_type")]:
                 del cell.metadata["nbgrader"][key]
+    return notes
+
+
+def _without_hidden_tests(source: str) -> str:
+    kept, hidden = [], False
+    for line in source.splitlines():
+        if line.strip() == "### BEGIN HIDDEN TESTS":
+            hidden = True
+        elif line.strip() == "### END HIDDEN TESTS":
+            hidden = False
+        elif not hidden:
+            kept.append(line)
+    return "\n".join(kept)
+
+
+def _restore_missing_checks(nb, source_nb) -> list[str]:
+    """Put every graded test cell the submission lacks back at its place: just before the first cell that
+    follows it in the source and is still in the submission.
+
+    nbgrader's own ``OverwriteCells.add_missing_cells`` looks only at the source cell just before the missing
+    one and fails the whole submission (``KeyError``) when that cell is a read-only text cell, as in most of
+    the course's lessons. The restored cell's code is replaced from the gradebook by nbgrader (hidden tests too).
+    """
+    present = {c.metadata["nbgrader"]["grade_id"]: i for i, c in enumerate(nb.cells)
+               if c.metadata.get("nbgrader", {}).get("grade_id")}
+    order = [c for c in source_nb.cells if c.metadata.get("nbgrader", {}).get("grade_id")]
+    notes: list[str] = []
+    for position, cell in enumerate(order):
+        meta = cell.metadata["nbgrader"]
+        if meta["grade_id"] in present or not meta.get("grade") or meta.get("solution") or cell.cell_type != "code":
+            continue
+        following = [present[c.metadata["nbgrader"]["grade_id"]] for c in order[position + 1:]
+                     if c.metadata["nbgrader"]["grade_id"] in present]
+        preceding = [present[c.metadata["nbgrader"]["grade_id"]] for c in order[:position]
+                     if c.metadata["nbgrader"]["grade_id"] in present]
+        # Before the next cell the source has after it (so after the code that runs the answer), else at the end.
+        at = min(following) if following else (max(preceding) + 1 if preceding else len(nb.cells))
+        restored = nbformat.v4.new_code_cell(_without_hidden_tests(cell.source), metadata={
+            "deletable": False, "editable": False, "nbgrader": {k: v for k, v in meta.items() if k != "checksum"}})
+        nb.cells.insert(at, restored)
+        present = {k: (i + 1 if i >= at else i) for k, i in present.items()}
+        present[meta["grade_id"]] = at
+        notes.append(f"cell {at} ({meta['grade_id']}): the deleted check was put back")
     return notes
 
 

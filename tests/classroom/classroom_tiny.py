@@ -53,6 +53,8 @@ def tiny_notebook():
     for grade_id, points, stub, body, visible, hidden in EXERCISES:
         cells.append(_md(f"### {grade_id} ({points} points)", f"{grade_id}-task"))
         cells.append(_code(f"{stub}\n    ### BEGIN SOLUTION\n    {body}\n    ### END SOLUTION", grade_id=grade_id, solution=True))
+        if grade_id == "ex1-add":  # a read-only text cell between answer and check, as in the course's lessons
+            cells.append(_md("Run the check below.", f"{grade_id}-run-md"))
         check_source = "\n".join([f"# Check: {grade_id}", "from course_lib.feedback import check_equal, passed", *visible,
                                   "### BEGIN HIDDEN TESTS", *hidden, "### END HIDDEN TESTS", f"passed('{grade_id} works')"])
         cells.append(_code(check_source, grade_id=f"{grade_id}-check", grade=True, locked=True, points=points))

@@ -96,13 +96,49 @@ def test_repair_restores_metadata_and_neutralises_copies():
         {"op": "set_meta", "cell": "check:2", "key": "grade_id", "value": "mine"},
         {"op": "duplicate", "cell": "check:0"}]}, source, source, [])
     notes = sandbox.repair_submission(nb, source)
-    assert len(notes) == 3, notes
+    assert len(notes) == 4, notes
     graded = [c.metadata["nbgrader"] for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")]
-    assert [(m["grade_id"], m["points"]) for m in graded] == [("ex1-add-check", 2), ("ex2-mean-check", 1)]
+    # the renamed check became an ordinary cell, and the real one is back in its place
+    assert [(m["grade_id"], m["points"]) for m in graded] == [("ex1-add-check", 2), ("ex2-mean-check", 1), ("ex3-words-check", 2)]
+
+
+def _ids(nb) -> list[str]:
+    return [c.metadata.get("nbgrader", {}).get("grade_id", "-") for c in nb.cells]
+
+
+def test_repair_puts_a_deleted_check_back_after_a_read_only_text_cell():
+    # nbgrader 0.9.6's add_missing_cells fails the whole submission with KeyError when the source cell
+    # just before the missing check is a read-only text cell; the repair puts the check back first.
+    source = tiny_notebook()
+    nb = simclass.build({"student": "x", "base": "solution", "expect": {}, "edits": [{"op": "delete", "cell": "check:0"}]},
+                        source, source, [])
+    assert "ex1-add-check" not in _ids(nb)
+    notes = sandbox.repair_submission(nb, source)
+    assert notes and "put back" in notes[0], notes
+    assert _ids(nb) == _ids(source), "the check is not back at its place"
+    restored = nb.cells[_ids(nb).index("ex1-add-check")]
+    assert restored.cell_type == "code" and restored.metadata["nbgrader"]["points"] == 2
+    assert not any(word in restored.source for word in HIDDEN_WORDS), "the restored cell shows hidden tests"
+
+
+@pytest.mark.parametrize("name", ["01-data", "08-deployment-strategies"])
+def test_repair_puts_deleted_checks_of_a_lesson_back_where_they_were(name):
+    source = notebooks.read(notebooks.solution_path(name, ROOT))
+    release = notebooks.read(notebooks.release_path(name, ROOT))
+    nb = simclass.solved(release, source)
+    expected = [c.source for c in nb.cells]
+    checks = [i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("grade")]
+    for i in reversed(checks[::2]):  # every other check deleted
+        del nb.cells[i]
+    notes = sandbox.repair_submission(nb, source)
+    assert len(notes) == len(checks[::2]), notes
+    assert _ids(nb) == _ids(release)
+    # nbgrader replaces a restored check's code from the gradebook; the plain cells around it must not move
+    assert [c.source for i, c in enumerate(nb.cells) if i not in checks] == [s for i, s in enumerate(expected) if i not in checks]
 
 
 def test_hide_hidden_tests_keeps_the_visible_part_and_the_message_only():
-    cell = tiny_notebook().cells[4]
+    cell = next(c for c in tiny_notebook().cells if c.metadata.get("nbgrader", {}).get("grade_id") == "ex1-add-check")
     cell.outputs = [nbformat.v4.new_output("error", ename="CheckFailed", evalue="✗ add(-7, 7)",
                                            traceback=[f"line 7: {hidden_lines()[1]}", "CheckFailed: ✗ add(-7, 7)"])]
     cleaned, _ = classroom.HideHiddenTests().preprocess_cell(cell, {}, 4)
