@@ -87,8 +87,16 @@ def autograde(root: Path, assignment: str, submissions: dict[str, Path], work: P
 
 
 def validate_release(release: Path, work: Path) -> dict:
-    """Run nbgrader's Validator with ``invert=True`` on a copy of the release; ``{}`` means every test failed."""
+    """Run nbgrader's Validator with ``invert=True`` on a copy of the release; ``{}`` means every test failed.
+
+    Cells get the course's per-cell limit (``nbgrader_config.py``: 120 s), not the Validator's own 30 s, which a
+    busy machine exceeds while importing the stack.
+    """
     from nbgrader.validator import Validator
+    from traitlets.config import Config
+
+    config = Config()
+    config.Execute.timeout = 120
 
     work.mkdir(parents=True, exist_ok=True)
     copy = work / release.name
@@ -96,7 +104,7 @@ def validate_release(release: Path, work: Path) -> dict:
     saved = dict(os.environ)
     os.environ.update(isolated_env(work / "home", COURSE_WORKSPACE=str(work / "workspace")))
     try:
-        return Validator(invert=True).validate(str(copy))
+        return Validator(invert=True, config=config).validate(str(copy))
     finally:
         os.environ.clear()
         os.environ.update(saved)
