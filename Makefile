@@ -17,7 +17,7 @@ export DO_NOT_TRACK := true
 # nbgrader calls `alembic` and Jupyter looks for kernels on PATH: the venv comes first.
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: setup lab instructor-lab gradebook grade simulate-class progress reset test test-fast release benchmark clean
+.PHONY: setup lab instructor-lab gradebook grade simulate-class progress reset test test-fast independence release benchmark clean
 
 setup: $(STAMP)
 
@@ -80,6 +80,10 @@ test: setup
 # Without executing notebooks (seconds, not minutes).
 test-fast: setup
 	$(PY) -m pytest -n 2 -m "not notebook and not slow"
+
+# Skipping one exercise costs only its points: every independent module, one exercise left blank at a time.
+independence: setup
+	COURSE_ALL_INDEPENDENCE=1 $(PY) -m pytest -n 2 tests/notebooks/test_independence.py
 
 release: setup
 	$(PY) -m course_tools.release
