@@ -83,7 +83,7 @@ test-fast: setup
 
 # Skipping one exercise costs only its points: every independent module, one exercise left blank at a time.
 independence: setup
-	COURSE_ALL_INDEPENDENCE=1 $(PY) -m pytest -n 2 tests/notebooks/test_independence.py
+	COURSE_ALL_INDEPENDENCE=1 $(PY) -m pytest -n 2 tests/notebooks/test_exercise_independence.py
 
 release: setup
 	$(PY) -m course_tools.release

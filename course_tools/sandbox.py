@@ -333,32 +333,36 @@ def _without_hidden_tests(source: str) -> str:
 
 
 def _restore_missing_checks(nb, source_nb) -> list[str]:
-    """Put every graded test cell the submission lacks back at its place: just before the first cell that
-    follows it in the source and is still in the submission.
+    """Put every graded test cell the submission lacks back at its place: after the nearest cell before it
+    (in the source) that the submission still has, and after as many ordinary cells as sit between the two
+    in the source, never past the next cell the source has after it.
 
-    nbgrader's own ``OverwriteCells.add_missing_cells`` looks only at the source cell just before the missing
-    one and fails the whole submission (``KeyError``) when that cell is a read-only text cell, as in most of
-    the course's lessons. The restored cell's code is replaced from the gradebook by nbgrader (hidden tests too).
+    The place matters: the cell after a check may replace a failing answer with a stand-in
+    (``course_lib.feedback.stand_in``), and a check put back after it would grade the stand-in.
+    nbgrader's own ``OverwriteCells.add_missing_cells`` looks only at the source cell just before the
+    missing one and fails the whole submission (``KeyError``) when that cell is a read-only text cell, as
+    in most of the course's lessons. nbgrader then replaces the restored cell's code from the gradebook.
     """
-    present = {c.metadata["nbgrader"]["grade_id"]: i for i, c in enumerate(nb.cells)
-               if c.metadata.get("nbgrader", {}).get("grade_id")}
-    order = [c for c in source_nb.cells if c.metadata.get("nbgrader", {}).get("grade_id")]
+    def grade_id(cell) -> str | None:
+        return cell.metadata.get("nbgrader", {}).get("grade_id")
+
     notes: list[str] = []
-    for position, cell in enumerate(order):
-        meta = cell.metadata["nbgrader"]
-        if meta["grade_id"] in present or not meta.get("grade") or meta.get("solution") or cell.cell_type != "code":
+    for position, cell in enumerate(source_nb.cells):
+        meta = cell.metadata.get("nbgrader", {})
+        present = {grade_id(c): i for i, c in enumerate(nb.cells) if grade_id(c)}
+        if not meta.get("grade") or meta.get("solution") or cell.cell_type != "code" or meta["grade_id"] in present:
             continue
-        following = [present[c.metadata["nbgrader"]["grade_id"]] for c in order[position + 1:]
-                     if c.metadata["nbgrader"]["grade_id"] in present]
-        preceding = [present[c.metadata["nbgrader"]["grade_id"]] for c in order[:position]
-                     if c.metadata["nbgrader"]["grade_id"] in present]
-        # Before the next cell the source has after it (so after the code that runs the answer), else at the end.
-        at = min(following) if following else (max(preceding) + 1 if preceding else len(nb.cells))
+        plain, anchor = 0, -1
+        for before in reversed(source_nb.cells[:position]):
+            if grade_id(before) in present:
+                anchor = present[grade_id(before)]
+                break
+            plain += 0 if grade_id(before) else 1
+        later = [i for i in present.values() if i > anchor]
+        at = min(anchor + 1 + plain, min(later) if later else len(nb.cells))
         restored = nbformat.v4.new_code_cell(_without_hidden_tests(cell.source), metadata={
             "deletable": False, "editable": False, "nbgrader": {k: v for k, v in meta.items() if k != "checksum"}})
         nb.cells.insert(at, restored)
-        present = {k: (i + 1 if i >= at else i) for k, i in present.items()}
-        present[meta["grade_id"]] = at
         notes.append(f"cell {at} ({meta['grade_id']}): the deleted check was put back")
     return notes
 
