@@ -42,7 +42,6 @@ from course_tools import notebooks, sandbox
 
 STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]{0,63}$")
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f UTC"
-HIDDEN_BEGIN, HIDDEN_END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 FEEDBACK_PREPROCESSORS = ["nbgrader.preprocessors.GetGrades", "course_tools.classroom.HideHiddenTests",
                           "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor"]
 
@@ -315,17 +314,10 @@ class HideHiddenTests(NbGraderPreprocessor):
         meta = cell.metadata.get("nbgrader", {})
         if cell.cell_type != "code" or not meta.get("grade"):
             return cell, resources
-        kept, hidden = [], 0
-        for line in cell.source.splitlines():
-            if HIDDEN_BEGIN in line:
-                hidden = 1
-            elif HIDDEN_END in line:
-                hidden = 0
-            elif not hidden:
-                kept.append(line)
-        if kept != cell.source.splitlines():
-            kept.append("# (more checks ran here: the grader's hidden tests are not shown)")
-        cell.source = "\n".join(kept)
+        visible = notebooks.without_hidden_tests(cell.source)
+        if visible.splitlines() != cell.source.splitlines():
+            visible += "\n# (more checks ran here: the grader's hidden tests are not shown)"
+        cell.source = visible
         for output in cell.get("outputs", []):
             if output.get("output_type") == "error":
                 output["traceback"] = [f"{output.get('ename', 'Error')}: {output.get('evalue', '')}"]

@@ -95,3 +95,19 @@ def write(nb: nbformat.NotebookNode, path: Path, *, keep_checksums: bool = False
         return False
     path.write_text(text)
     return True
+
+
+HIDDEN_BEGIN, HIDDEN_END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
+
+
+def without_hidden_tests(source: str) -> str:
+    """A test cell's code without the lines between nbgrader's hidden-test markers (markers included)."""
+    kept, hidden = [], False
+    for line in source.splitlines():
+        if HIDDEN_BEGIN in line:
+            hidden = True
+        elif HIDDEN_END in line:
+            hidden = False
+        elif not hidden:
+            kept.append(line)
+    return "\n".join(kept)

@@ -35,6 +35,7 @@ import nbformat
 import psutil
 
 from course_tools import notebooks
+from course_tools.grading import _grade_id as grade_id
 
 MARKER = "COURSE_GRADING_MARKER"
 # Variables a grading run may inherit; everything else (tokens, cloud credentials, tracking URIs,
@@ -320,18 +321,6 @@ def _neutralise_and_restore_metadata(nb, known: dict[str, dict]) -> list[str]:
     return notes
 
 
-def _without_hidden_tests(source: str) -> str:
-    kept, hidden = [], False
-    for line in source.splitlines():
-        if line.strip() == "### BEGIN HIDDEN TESTS":
-            hidden = True
-        elif line.strip() == "### END HIDDEN TESTS":
-            hidden = False
-        elif not hidden:
-            kept.append(line)
-    return "\n".join(kept)
-
-
 def _restore_missing_checks(nb, source_nb) -> list[str]:
     """Put every graded test cell the submission lacks back at its place: after the nearest cell before it
     (in the source) that the submission still has, and after as many ordinary cells as sit between the two
@@ -343,9 +332,6 @@ def _restore_missing_checks(nb, source_nb) -> list[str]:
     missing one and fails the whole submission (``KeyError``) when that cell is a read-only text cell, as
     in most of the course's lessons. nbgrader then replaces the restored cell's code from the gradebook.
     """
-    def grade_id(cell) -> str | None:
-        return cell.metadata.get("nbgrader", {}).get("grade_id")
-
     notes: list[str] = []
     for position, cell in enumerate(source_nb.cells):
         meta = cell.metadata.get("nbgrader", {})
@@ -360,7 +346,7 @@ def _restore_missing_checks(nb, source_nb) -> list[str]:
             plain += 0 if grade_id(before) else 1
         later = [i for i in present.values() if i > anchor]
         at = min(anchor + 1 + plain, min(later) if later else len(nb.cells))
-        restored = nbformat.v4.new_code_cell(_without_hidden_tests(cell.source), metadata={
+        restored = nbformat.v4.new_code_cell(notebooks.without_hidden_tests(cell.source), metadata={
             "deletable": False, "editable": False, "nbgrader": {k: v for k, v in meta.items() if k != "checksum"}})
         nb.cells.insert(at, restored)
         notes.append(f"cell {at} ({meta['grade_id']}): the deleted check was put back")
